@@ -1,0 +1,1 @@
+"""The model zoo: single-device PyTorch models that are, weight for weight, stock HF models."""
