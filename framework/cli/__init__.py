@@ -1,0 +1,1 @@
+"""The `framework` command line: one module per subcommand, each with `add_parser(subparsers)`."""
