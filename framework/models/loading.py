@@ -18,14 +18,17 @@ logger = logging.getLogger(__name__)
 HUB_PATTERNS = ["config.json", "generation_config.json", "*.safetensors", "*.safetensors.index.json"]
 
 
-def load(path: str | Path, task: str | None = None) -> ZooModel:
+def load(path: str | Path, task: str | None = None, num_labels: int | None = None) -> ZooModel:
     """Load a zoo model from an HF-format folder (or Hub id), weights and config checked.
 
     `task` picks a head other than the one `config.json` names (e.g. a sequence classifier on top
-    of a pretrained causal LM); weights for the new head are initialised and the rest must match.
+    of a pretrained causal LM); weights for the new head are initialised and reported, and
+    `num_labels` sizes a new classification head.
     """
     folder = _resolve_folder(path)
     config = _read_config(folder)
+    if num_labels is not None:
+        config.num_labels = num_labels
     cls = resolve_class(config, task)
     model = cls(config)
     model.init_weights()
