@@ -19,13 +19,20 @@ HUB_PATTERNS = ["config.json", "generation_config.json", "*.safetensors", "*.saf
 
 
 def load(path: str | Path, task: str | None = None, num_labels: int | None = None) -> ZooModel:
-    """Load a zoo model from an HF-format folder (or Hub id), weights and config checked.
+    """Load a zoo model from an HF-format folder (or Hub id), or from one of our training runs or
+    committed checkpoints (ZeRO shards consolidated), weights and config checked.
 
     `task` picks a head other than the one `config.json` names (e.g. a sequence classifier on top
     of a pretrained causal LM); weights for the new head are initialised and reported, and
     `num_labels` sizes a new classification head.
     """
     folder = _resolve_folder(path)
+    from framework.training.export import is_run_dir, load_run_model
+
+    if is_run_dir(folder) or (folder / "manifest.json").exists():
+        if task is not None:
+            raise FrameworkError("task= applies to HF folders; export the run first (framework export RUN OUT).")
+        return load_run_model(folder)
     config = _read_config(folder)
     if num_labels is not None:
         config.num_labels = num_labels

@@ -1,0 +1,1 @@
+"""Process groups, launchers and the DeepSpeed config: everything about more than one process."""

@@ -1,0 +1,1 @@
+"""The pretraining/fine-tuning engine: DeepSpeed ZeRO under a loop you can read top to bottom."""

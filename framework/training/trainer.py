@@ -1,0 +1,319 @@
+"""The pretraining loop: DeepSpeed for every run, single process included.
+
+Read it top to bottom: `pretrain` sets up processes, `Trainer.__init__` builds data, model and
+engine (resuming if asked), `Trainer.run` steps until done or asked to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from framework.config import dump_yaml
+from framework.errors import FrameworkError
+from framework.distributed.deepspeed_config import build_deepspeed_config
+from framework.distributed.launch import ProcessInfo, default_backend, init_distributed
+from framework.training import checkpoint
+from framework.training.config import PretrainConfig
+from framework.training.data_feed import DataFeed
+from framework.training.metrics import MetricsLogger, plot_losses
+from framework.training.mfu import detect_peak_flops, flops_per_token, mfu
+from framework.training.model_setup import (
+    apply_activation_checkpointing, build_model, maybe_compile, model_dims, parameter_count,
+)
+from framework.training.optim import GuardedAdamW, param_groups
+from framework.training.schedules import LRSchedule
+from framework.training.stop import StopFlag
+
+logger = logging.getLogger(__name__)
+
+TASK_FOR_OBJECTIVE = {"causal-lm": "causal-lm", "masked-lm": "masked-lm", "span-corruption": "seq2seq-lm"}
+
+
+class TrainingDiverged(FrameworkError):
+    """Too many consecutive non-finite steps; the last good state was checkpointed."""
+
+
+@dataclass
+class TrainerState:
+    """What a checkpoint needs besides DeepSpeed's states (written as JSON, never pickled)."""
+
+    step: int = 0
+    tokens: int = 0
+    skipped_steps: int = 0
+    consecutive_bad: int = 0
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | stopped
+    step: int
+    tokens: int
+    final_loss: float | None
+    run_dir: Path
+    export_dir: Path | None
+
+
+def pretrain(cfg: PretrainConfig) -> RunResult:
+    backend = default_backend() if cfg.distributed.backend == "auto" else cfg.distributed.backend
+    info = init_distributed(backend, cfg.distributed.timeout_s)
+    return Trainer(cfg, info).run()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, cfg: PretrainConfig, info: ProcessInfo) -> None:
+        import deepspeed
+
+        self.cfg, self.info = cfg, info
+        self.run_dir = Path(cfg.run_dir)
+        self.is_main = info.rank == 0
+        self.grad_accum = cfg.grad_accum(info.world_size)
+        seed_everything(cfg.train.seed)
+
+        # Data first: tokenizer/shard/model mismatches fail here, before any model is built.
+        self.feed = DataFeed(cfg.data, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size,
+                             micro_batch=cfg.train.micro_batch_size)
+        model = build_model(cfg.model, self.feed.special_ids(), TASK_FOR_OBJECTIVE[cfg.data.objective])
+        self.feed.check_model(model.config)
+        self.model_config = model.config
+        self.n_params = parameter_count(model)
+        if cfg.model.activation_checkpointing:
+            apply_activation_checkpointing(model)
+        model = maybe_compile(model, cfg.model.compile)
+
+        ds_config = build_deepspeed_config(
+            micro_batch=cfg.train.micro_batch_size, grad_accum=self.grad_accum, world_size=info.world_size,
+            zero_stage=cfg.train.zero_stage, precision=cfg.train.precision, grad_clip=cfg.optim.grad_clip,
+            offload_optimizer=cfg.train.offload_optimizer, offload_params=cfg.train.offload_params,
+        )
+        optimizer = self._optimizer(model)
+        schedule = LRSchedule(cfg.optim.schedule, cfg.optim.warmup_steps, cfg.train.max_steps,
+                              cfg.optim.min_lr_ratio, cfg.optim.decay_fraction)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        self.engine, _, _, _ = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False,
+        )
+        if not isinstance(self.engine, deepspeed.DeepSpeedEngine):
+            raise FrameworkError(f"expected a DeepSpeed engine, got {type(self.engine).__name__}")
+
+        self.state = TrainerState()
+        self._prepare_run_dir()
+        self._maybe_resume()
+        layers, width = model_dims(self.model_config)
+        self.flops_token = flops_per_token(self.n_params, layers, width, cfg.data.seq_len)
+        self.peak_flops = cfg.log.peak_flops or detect_peak_flops()
+        self.metrics = MetricsLogger(
+            self.run_dir, cfg.train.max_steps, self.state.step, enabled=self.is_main, progress=cfg.log.progress,
+            tensorboard=cfg.log.tensorboard, wandb=cfg.log.wandb, config=asdict(cfg),
+        )
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _optimizer(self, model) -> torch.optim.Optimizer:
+        o = self.cfg.optim
+        groups = param_groups(model, o.weight_decay)
+        return GuardedAdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
+
+    def _prepare_run_dir(self) -> None:
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_yaml(self.cfg, self.run_dir / "config.yaml")
+            model_dir = self.run_dir / "model"
+            model_dir.mkdir(exist_ok=True)
+            config = self.model_config.__class__.from_dict(self.model_config.to_dict())
+            config.architectures = [self.engine.module.hf_architecture]
+            config.save_pretrained(model_dir)
+            self.feed.save_tokenizer(model_dir)
+        self._barrier()
+
+    def _maybe_resume(self) -> None:
+        mode = self.cfg.checkpoint.resume
+        if mode == "never":
+            return
+        if mode == "auto":
+            found = checkpoint.latest_valid(self.cfg.checkpoint_dir)
+        else:
+            path = Path(mode)
+            problem = checkpoint.verify(path)
+            if problem:
+                raise FrameworkError(f"checkpoint.resume={mode}: {problem}. Pick another or use resume=auto.")
+            found = checkpoint.Committed(path, int(path.name.split("_")[-1]), checkpoint.json.loads(
+                (path / checkpoint.TRAINER_STATE).read_text()))
+        if found is None:
+            return
+        checkpoint.load(self.engine, found)
+        saved = found.state
+        self.state = TrainerState(step=saved["step"], tokens=saved["tokens"], skipped_steps=saved["skipped_steps"],
+                                  consecutive_bad=saved["consecutive_bad"], data=saved["data"])
+        self.feed.load_state_dict(saved["data"])
+        if self.is_main:
+            logger.info("resumed from %s (step %d, %d tokens, saved by %d ranks, now %d)", found.path,
+                        self.state.step, self.state.tokens, saved["world_size"], self.info.world_size)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        stop = StopFlag()
+        stop.install()
+        status, loss = "completed", None
+        recent: deque[float] = deque(maxlen=100)
+        try:
+            while self.state.step < self.cfg.train.max_steps:
+                if stop.agreed():
+                    status = "stopped"
+                    self.save()
+                    logger.info("stop requested (%s): committed step %d", stop.signal_name or "peer", self.state.step)
+                    break
+                loss = self.train_step(recent)
+                self._after_step()
+            if status == "completed":
+                self.save()
+                self.evaluate()
+        finally:
+            stop.uninstall()
+            self.metrics.close()
+        export_dir = self._export() if status == "completed" and self.cfg.export else None
+        return RunResult(status, self.state.step, self.state.tokens, loss, self.run_dir, export_dir)
+
+    def train_step(self, recent: deque) -> float | None:
+        start = time.perf_counter()
+        batches = [self.feed.next_batch() for _ in range(self.grad_accum)]
+        local = torch.tensor([float(sum(int(b["num_items"]) for b in batches)),
+                              float(sum(b["input_ids"].numel() for b in batches))])
+        global_items, global_tokens = self._all_reduce(local).tolist()
+        # Loss = sum over every target token of the step / their global count. DeepSpeed divides by
+        # accumulation steps and averages over ranks, so scale the normaliser to undo both.
+        norm = global_items / (self.grad_accum * self.info.world_size)
+        loss_sum = torch.zeros(())
+        for batch in batches:
+            inputs = {k: v for k, v in batch.items() if k != "num_items"}
+            loss = self.engine(**inputs, num_items=norm).loss
+            if not torch.isfinite(loss):
+                loss = loss * float("nan")  # make every gradient non-finite so the update is skipped
+            self.engine.backward(loss)
+            self.engine.step()
+            loss_sum += loss.detach().float() * norm
+        mean_loss = self._all_reduce(loss_sum.reshape(1)).item() / global_items
+        applied = self.engine.was_step_applied() and math.isfinite(mean_loss)
+        self.state.step += 1
+        self.state.tokens += int(global_tokens)
+        self.state.data = self.feed.state_dict()
+        self._track_bad_steps(applied, mean_loss, recent)
+        elapsed = time.perf_counter() - start
+        self._log_step(mean_loss if applied else float("nan"), global_tokens / elapsed)
+        return mean_loss if applied else None
+
+    def _track_bad_steps(self, applied: bool, loss: float, recent: deque) -> None:
+        if not applied:
+            self.state.skipped_steps += 1
+            self.state.consecutive_bad += 1
+            logger.warning("step %d: non-finite loss, update skipped (%d in a row)", self.state.step,
+                           self.state.consecutive_bad)
+            if self.state.consecutive_bad >= self.cfg.train.max_bad_steps:
+                self.save()
+                raise TrainingDiverged(
+                    f"{self.state.consecutive_bad} consecutive steps had a non-finite loss (limit "
+                    f"train.max_bad_steps={self.cfg.train.max_bad_steps}); the last good state is committed at "
+                    f"step {self.state.step}. Lower optim.lr, check the data, or use precision=fp32/bf16."
+                )
+            return
+        self.state.consecutive_bad = 0
+        if recent and loss > self.cfg.train.spike_factor * max(recent):
+            logger.warning("step %d: loss spike %.4f > %.1f x running max %.4f", self.state.step, loss,
+                           self.cfg.train.spike_factor, max(recent))
+        recent.append(loss)
+
+    def _after_step(self) -> None:
+        step = self.state.step
+        if step % self.cfg.checkpoint.every == 0 and step < self.cfg.train.max_steps:
+            self.save()
+        if self.cfg.log.eval_every and step % self.cfg.log.eval_every == 0 and step < self.cfg.train.max_steps:
+            self.evaluate()
+
+    def _log_step(self, loss: float, tokens_per_s: float) -> None:
+        if not self.is_main:
+            return
+        lr = self.engine.get_lr()[0]
+        util = mfu(tokens_per_s, self.flops_token, self.peak_flops, self.info.world_size)
+        record = {"kind": "train", "step": self.state.step, "loss": loss, "lr": lr, "tokens": self.state.tokens,
+                  "tokens_per_s": tokens_per_s, "skipped_steps": self.state.skipped_steps}
+        if util is not None:
+            record["mfu"] = util
+        if self.state.step % self.cfg.log.every == 0 or self.state.step == 1 or not math.isfinite(loss):
+            self.metrics.log(record)
+        remaining = (self.cfg.train.max_steps - self.state.step) * self.cfg.train.global_batch_size * \
+            self.cfg.data.seq_len / max(tokens_per_s, 1e-9)
+        postfix = {"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", "tok/s": f"{tokens_per_s:,.0f}",
+                   "eta": _fmt_seconds(remaining)}
+        if util is not None:
+            postfix["mfu"] = f"{100 * util:.1f}%"
+        self.metrics.progress(self.state.step, postfix)
+
+    # -- evaluation, checkpoints, export ---------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict | None:
+        if not self.cfg.log.eval_batches or not self.feed.has_validation():
+            return None
+        self.engine.eval()
+        total = torch.zeros(2)
+        for batch in self.feed.validation_batches(self.cfg.log.eval_batches):
+            inputs = {k: v for k, v in batch.items() if k != "num_items"}
+            total[0] += self.engine(**inputs, num_items=1).loss.float()
+            total[1] += float(batch["num_items"])
+        self.engine.train()
+        loss_sum, count = self._all_reduce(total).tolist()
+        if count == 0:
+            return None
+        record = {"kind": "eval", "step": self.state.step, "tokens": self.state.tokens,
+                  "loss": loss_sum / count, "perplexity": math.exp(min(loss_sum / count, 50))}
+        self.metrics.log(record)
+        if self.is_main:
+            logger.info("step %d validation loss %.4f perplexity %.2f", record["step"], record["loss"],
+                        record["perplexity"])
+        return record
+
+    def save(self) -> Path:
+        state = asdict(self.state)
+        state["config"] = asdict(self.cfg)
+        return checkpoint.save(self.engine, self.cfg.checkpoint_dir, self.state.step, state,
+                               self.cfg.checkpoint.keep_last)
+
+    def _export(self) -> Path | None:
+        out = None
+        if self.is_main:
+            from framework.training.export import export_run
+
+            out = export_run(self.run_dir, self.run_dir / "hf")
+            if self.cfg.log.plot:
+                plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png")
+        self._barrier()
+        return out
+
+    # -- collectives ----------------------------------------------------------------------------
+    def _all_reduce(self, t: torch.Tensor) -> torch.Tensor:
+        if self.info.world_size > 1:
+            dist.all_reduce(t)
+        return t
+
+    def _barrier(self) -> None:
+        if self.info.world_size > 1:
+            dist.barrier()
+
+
+def _fmt_seconds(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
