@@ -38,6 +38,7 @@ class DataSection:
     """Args:
     path: folder of prepared shards (`framework data prepare` writes it; holds index.json).
     recipe: a data recipe to prepare into `path` first when it has no index yet.
+    tokenizer: tokenizer folder; defaults to the one recorded in the shards' index.
     objective: causal-lm (gpt2, llama), masked-lm (bert), span-corruption (t5, marian).
     seq_len: tokens per training example (encoder length for span corruption).
     document_mask: block attention across packed documents and reset positions (causal-lm).
@@ -45,6 +46,7 @@ class DataSection:
 
     path: str = "runs/data"
     recipe: str | None = None
+    tokenizer: str | None = None
     objective: Literal["causal-lm", "masked-lm", "span-corruption"] = "causal-lm"
     seq_len: int = 256
     document_mask: bool = True
