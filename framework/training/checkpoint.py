@@ -72,6 +72,9 @@ def save(engine, root: Path, step: int, trainer_state: dict, keep_last: int) -> 
         for part in sorted(staging.glob("manifest.rank*.json")):
             files.update(json.loads(part.read_text()))
             part.unlink()
+        unlisted = _listing(staging) - files.keys()
+        if unlisted:
+            raise RuntimeError(f"checkpoint {tag}: files no rank hashed: {sorted(unlisted)}")
         _write_json(staging / MANIFEST, {"step": step, "world_size": world, "files": files})
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
@@ -82,12 +85,13 @@ def save(engine, root: Path, step: int, trainer_state: dict, keep_last: int) -> 
 
 
 def _files_written_by(rank: int, folder: Path) -> list[str]:
-    """Each rank hashes its own shards; rank 0 also takes the files no rank name claims."""
+    """Each rank hashes its own shards (DeepSpeed names them `..._pp_rank_<R>_...`, ours
+    `rng_rank<RRRRR>`); rank 0 also takes the shared files, e.g. `mp_rank_00_model_states.pt`."""
     names = sorted(_listing(folder))
-    own = [n for n in names if f"rank_{rank}_" in n or f"rank{rank:05d}" in n]
+    own = [n for n in names if f"pp_rank_{rank}_" in n or f"rng_rank{rank:05d}" in n]
     if rank == 0:
-        claimed = re.compile(r"rank_\d+_|rank\d{5}")
-        own += [n for n in names if not claimed.search(n)]
+        per_rank = re.compile(r"pp_rank_\d+_|rng_rank\d{5}")
+        own += [n for n in names if not per_rank.search(n) and not n.startswith("manifest.rank")]
     return sorted(set(own))
 
 
