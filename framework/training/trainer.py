@@ -106,6 +106,7 @@ class Trainer:
         schedule = LRSchedule(cfg.optim.schedule, cfg.optim.warmup_steps, cfg.train.max_steps,
                               cfg.optim.min_lr_ratio, cfg.optim.decay_fraction)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        self.schedule = schedule
         self.engine, _, _, _ = deepspeed.initialize(
             model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config, dist_init_required=False,
         )
@@ -156,7 +157,16 @@ class Trainer:
                 (path / checkpoint.TRAINER_STATE).read_text()))
         if found is None:
             return
+        saved_world = found.state.get("world_size", self.info.world_size)
+        if saved_world != self.info.world_size and self.cfg.train.zero_stage > 0:
+            raise FrameworkError(
+                f"{found.path} was saved by {saved_world} ranks with ZeRO-{self.cfg.train.zero_stage}; its optimizer "
+                f"partitions do not fit {self.info.world_size} ranks. Resume on {saved_world} ranks, or convert it with "
+                f"`python -m deepspeed.checkpoint.ds_to_universal` first. ZeRO-0 checkpoints resume on any world size."
+            )
         checkpoint.load(self.engine, found)
+        # LambdaLR restores the saved schedule's fields; the recipe's (e.g. a longer max_steps) wins.
+        self.engine.lr_scheduler.lr_lambdas = [self.schedule] * len(self.engine.lr_scheduler.lr_lambdas)
         saved = found.state
         self.state = TrainerState(step=saved["step"], tokens=saved["tokens"], skipped_steps=saved["skipped_steps"],
                                   consecutive_bad=saved["consecutive_bad"], data=saved["data"])
