@@ -28,7 +28,12 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from framework.training.config import load_pretrain_config
 
+    from framework.training.validate import validate
+
     cfg = load_pretrain_config(args.recipe, args.overrides)  # fails fast, before any process starts
+    validate(cfg)
+    if args.nproc > 1:
+        cfg.grad_accum(args.nproc)
     if args.check:
         print(f"{args.recipe}: valid")
         return 0

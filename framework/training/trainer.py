@@ -33,10 +33,10 @@ from framework.training.model_setup import (
 from framework.training.optim import GuardedAdamW, param_groups
 from framework.training.schedules import LRSchedule
 from framework.training.stop import StopFlag
+from framework.training.validate import TASK_FOR_OBJECTIVE, validate
 
 logger = logging.getLogger(__name__)
 
-TASK_FOR_OBJECTIVE = {"causal-lm": "causal-lm", "masked-lm": "masked-lm", "span-corruption": "seq2seq-lm"}
 
 
 class TrainingDiverged(FrameworkError):
@@ -84,6 +84,7 @@ class Trainer:
         self.run_dir = Path(cfg.run_dir)
         self.is_main = info.rank == 0
         self.grad_accum = cfg.grad_accum(info.world_size)
+        validate(cfg)
         seed_everything(cfg.train.seed)
 
         # Data first: tokenizer/shard/model mismatches fail here, before any model is built.
