@@ -11,7 +11,7 @@ import sys
 from framework.errors import FrameworkError
 
 # Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["models", "pretrain", "tokenizer", "data", "export", "import_cmd"]
+COMMANDS = ["models", "pretrain", "generate", "tokenizer", "data", "finetune", "evaluate", "viz", "export", "import_cmd", "slurm"]
 
 
 def build_parser() -> argparse.ArgumentParser:
