@@ -83,3 +83,16 @@ def test_init_scales_residual_projections():
     std_fc = model.transformer.h[0].mlp.c_fc.weight.std().item()
     assert abs(std_fc - 0.02) < 0.002 and abs(std_proj - 0.02 / 4) < 0.001
     assert model.lm_head.weight is model.transformer.wte.weight
+
+
+def test_untied_lm_head_round_trips(tmp_path):
+    stock = StockLM(tiny_config(tie_word_embeddings=False)).eval()
+    with torch.no_grad():
+        stock.lm_head.weight.normal_()
+    ours = import_stock(stock, tmp_path)
+    assert ours.lm_head.weight is not ours.transformer.wte.weight
+    ids, mask = padded_batch(97)
+    with torch.no_grad():
+        assert max_diff(ours(ids, attention_mask=mask).logits, stock(input_ids=ids, attention_mask=mask).logits, mask) < TOL
+    back = export_to_stock(ours, AutoModelForCausalLM, tmp_path)
+    assert torch.equal(back.lm_head.weight, stock.lm_head.weight)

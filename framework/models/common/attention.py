@@ -30,22 +30,30 @@ def attend(
     scale: float | None = None,
     dropout_p: float = 0.0,
     need_weights: bool = False,
+    is_causal: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Attention through SDPA; the explicit softmax path only when the weights are asked for.
 
     `bias` is additive, broadcastable to (B, H, L, S): 0 where a key may be attended, a large
     negative number where it is masked (padding, future positions, other documents), and for T5
     the relative position bias. Grouped-query attention is handled by SDPA's `enable_gqa`.
+    `is_causal` (with `bias=None`) asks for the look-ahead mask without materialising it.
     """
+    if is_causal and bias is not None:
+        raise ValueError("pass either an explicit bias or is_causal=True, not both")
     gqa = k.shape[1] != q.shape[1]
     if not need_weights:
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale, enable_gqa=gqa
+            q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale, enable_gqa=gqa, is_causal=is_causal
         )
         return out, None
     if gqa:
         rep = q.shape[1] // k.shape[1]
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+    if is_causal:
+        from framework.models.common.masks import causal_bias
+
+        bias = causal_bias(q.shape[-2], k.shape[-2], q.dtype, q.device)
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # (B, H, L, S)
     if bias is not None:

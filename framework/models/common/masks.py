@@ -63,3 +63,19 @@ def decoder_bias(
     pad = padding_bias(attention_mask, dtype) if attention_mask is not None else None
     docs = document_bias(document_ids, dtype) if document_ids is not None else None
     return combine(causal_bias(q_len, k_len, dtype, device), pad, docs)
+
+
+def decoder_bias_or_causal(
+    attention_mask: torch.Tensor | None,
+    q_len: int,
+    k_len: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    document_ids: torch.Tensor | None = None,
+) -> torch.Tensor | None:
+    """Like `decoder_bias`, but None when a plain causal mask is all that is needed (no padding,
+    no documents, no cache): attention then runs SDPA with `is_causal=True`, whose fused kernels
+    a dense mask would rule out."""
+    if attention_mask is None and document_ids is None and q_len == k_len:
+        return None
+    return decoder_bias(attention_mask, q_len, k_len, dtype, device, document_ids)

@@ -11,7 +11,6 @@ FAMILY = Family(
     default="GPT2LMHeadModel",
     tasks={"causal-lm": "GPT2LMHeadModel", "sequence-classification": "GPT2ForSequenceClassification"},
     presets=PRESETS,
-    aliases={"GPT2Model": "GPT2LMHeadModel"},
 )
 
 __all__ = ["FAMILY", "GPT2Block", "GPT2ForCausalLM", "GPT2ForSequenceClassification", "GPT2Model", "PRESETS"]

@@ -23,7 +23,7 @@ from framework.models.common.activations import get_activation
 from framework.models.common.attention import attend, merge_heads, split_heads
 from framework.models.common.cache import KVCache
 from framework.models.common.losses import causal_lm_loss, sequence_classification_loss
-from framework.models.common.masks import decoder_bias
+from framework.models.common.masks import decoder_bias_or_causal
 from framework.models.common.pooling import last_token_index
 
 
@@ -43,7 +43,7 @@ class GPT2Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)  # (B, H, S, D)
         dropout = self.attn_dropout if self.training else 0.0
-        y, weights = attend(q, k, v, bias, dropout_p=dropout, need_weights=need_weights)
+        y, weights = attend(q, k, v, bias, dropout_p=dropout, need_weights=need_weights, is_causal=bias is None)
         return self.resid_dropout(self.c_proj(merge_heads(y))), weights
 
 
@@ -105,7 +105,7 @@ class GPT2Model(nn.Module):
         if position_ids is None:
             position_ids = torch.arange(past, past + L, device=input_ids.device)[None].expand(B, L)
         x = self.drop(self.wte(input_ids) + self.wpe(position_ids))  # (B, L, C)
-        bias = decoder_bias(attention_mask, L, past + L, x.dtype, x.device, document_ids)
+        bias = decoder_bias_or_causal(attention_mask, L, past + L, x.dtype, x.device, document_ids)
         attentions = []
         for block in self.h:
             x, weights = block(x, bias, cache, output_attentions)
@@ -139,6 +139,8 @@ class GPT2ForCausalLM(GPT2PreTrained):
         super().__init__(config)
         self.transformer = GPT2Model(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if not getattr(config, "tie_word_embeddings", True):
+            self.tied_keys = {}  # stock GPT-2 with untied embeddings stores its own lm_head
         self.tie_weights()
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, labels=None, past_key_values=None,

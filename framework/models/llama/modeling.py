@@ -23,7 +23,7 @@ from framework.models.common.activations import get_activation
 from framework.models.common.attention import attend, merge_heads, split_heads
 from framework.models.common.cache import KVCache
 from framework.models.common.losses import causal_lm_loss, sequence_classification_loss
-from framework.models.common.masks import decoder_bias
+from framework.models.common.masks import decoder_bias_or_causal
 from framework.models.common.norms import RMSNorm
 from framework.models.common.pooling import last_token_index
 from framework.models.common.rope import RotaryEmbedding, apply_rotary
@@ -63,7 +63,8 @@ class LlamaAttention(nn.Module):
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)  # (B, K, S, D)
         dropout = self.attn_dropout if self.training else 0.0
-        y, weights = attend(q, k, v, bias, scale=self.scale, dropout_p=dropout, need_weights=need_weights)
+        y, weights = attend(q, k, v, bias, scale=self.scale, dropout_p=dropout, need_weights=need_weights,
+                            is_causal=bias is None)
         return self.o_proj(merge_heads(y)), weights  # (B, L, C), (B, H, L, S) | None
 
 
@@ -139,7 +140,7 @@ class LlamaModel(nn.Module):
             position_ids = torch.arange(past, past + L, device=input_ids.device)[None].expand(B, L)
         x = self.embed_tokens(input_ids)  # (B, L, C)
         rope = self.rotary_emb(position_ids, x.dtype)  # 2 x (B, L, D), shared by all layers
-        bias = decoder_bias(attention_mask, L, past + L, x.dtype, x.device, document_ids)  # (B|1, 1, L, S)
+        bias = decoder_bias_or_causal(attention_mask, L, past + L, x.dtype, x.device, document_ids)  # (B|1, 1, L, S)
         attentions = []
         for layer in self.layers:
             x, weights = layer(x, bias, rope, cache, output_attentions)
