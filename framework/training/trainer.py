@@ -6,13 +6,17 @@ engine (resuming if asked), `Trainer.run` steps until done or asked to stop.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,12 +60,35 @@ class TrainerState:
 
 @dataclass
 class RunResult:
-    status: str  # completed | stopped
+    status: str  # completed | stopped | early_stopped
     step: int
     tokens: int
     final_loss: float | None
     run_dir: Path
     export_dir: Path | None
+    best: dict | None = None  # {"step", "metric", "value"} when TaskHooks.select is set
+
+
+@dataclass
+class TaskHooks:
+    """What a fine-tuning task changes in the loop; every field is optional and pretraining uses none.
+
+    loss(engine, inputs, num_items) -> loss: replaces `engine(**inputs, num_items=...).loss`, e.g. to
+        weight classes or pass label smoothing.
+    evaluate(engine) -> {name: value}: replaces the validation-loss evaluation; it must return the
+        same values on every rank (each rank may evaluate the whole split).
+    select / mode: the metric (a key of `evaluate`'s result) whose best value picks the checkpoint
+        that is kept (never pruned) and exported; `mode` is "max" or "min".
+    patience: stop after this many evaluations without improvement of `select` (0: never).
+    export(run_dir, best_checkpoint) -> folder: replaces the end-of-run HF export.
+    """
+
+    loss: Callable[[Any, dict, Any], torch.Tensor] | None = None
+    evaluate: Callable[[Any], dict] | None = None
+    select: str | None = None
+    mode: str = "max"
+    patience: int = 0
+    export: Callable[[Path, Path | None], Path] | None = None
 
 
 def pretrain(cfg: PretrainConfig) -> RunResult:
@@ -77,20 +104,31 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    def __init__(self, cfg: PretrainConfig, info: ProcessInfo) -> None:
+    """`feed`, `model` and `hooks` are injected by fine-tuning (see `framework.finetune`): a feed with
+    DataFeed's methods, a model already initialised (heads, LoRA), and the task's `TaskHooks`."""
+
+    def __init__(self, cfg: PretrainConfig, info: ProcessInfo, *, feed=None, model=None,
+                 hooks: TaskHooks | None = None) -> None:
         import deepspeed
 
         self.cfg, self.info = cfg, info
+        self.hooks = hooks or TaskHooks()
+        self.best: dict | None = None
+        self.evals_since_best = 0
+        self._last_saved_step: int | None = None
         self.run_dir = Path(cfg.run_dir)
         self.is_main = info.rank == 0
         self.grad_accum = cfg.grad_accum(info.world_size)
-        validate(cfg)
+        if feed is None:
+            validate(cfg)
         seed_everything(cfg.train.seed)
 
         # Data first: tokenizer/shard/model mismatches fail here, before any model is built.
-        self.feed = DataFeed(cfg.data, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size,
-                             micro_batch=cfg.train.micro_batch_size)
-        model = build_model(cfg.model, self.feed.special_ids(), TASK_FOR_OBJECTIVE[cfg.data.objective])
+        self.feed = feed if feed is not None else DataFeed(
+            cfg.data, seed=cfg.train.seed, rank=info.rank, world_size=info.world_size,
+            micro_batch=cfg.train.micro_batch_size)
+        if model is None:
+            model = build_model(cfg.model, self.feed.special_ids(), TASK_FOR_OBJECTIVE[cfg.data.objective])
         self.feed.check_model(model.config)
         self.model_config = model.config
         self.n_params = parameter_count(model)
@@ -128,7 +166,8 @@ class Trainer:
     # -- setup ----------------------------------------------------------------------------------
     def _optimizer(self, model) -> torch.optim.Optimizer:
         o = self.cfg.optim
-        groups = param_groups(model, o.weight_decay)
+        # Frozen parameters (LoRA) can leave a group empty; DeepSpeed drops those, the scheduler must too.
+        groups = [g for g in param_groups(model, o.weight_decay) if g["params"]]
         return GuardedAdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
 
     def _prepare_run_dir(self) -> None:
@@ -172,6 +211,8 @@ class Trainer:
         self.state = TrainerState(step=saved["step"], tokens=saved["tokens"], skipped_steps=saved["skipped_steps"],
                                   consecutive_bad=saved["consecutive_bad"], data=saved["data"])
         self.feed.load_state_dict(saved["data"])
+        self.best = saved.get("best")
+        self.evals_since_best = saved.get("evals_since_best", 0)
         if self.is_main:
             logger.info("resumed from %s (step %d, %d tokens, saved by %d ranks, now %d)", found.path,
                         self.state.step, self.state.tokens, saved["world_size"], self.info.world_size)
@@ -191,14 +232,25 @@ class Trainer:
                     break
                 loss = self.train_step(recent)
                 self._after_step()
+                if self._patience_exhausted():
+                    status = "early_stopped"
+                    if self._last_saved_step != self.state.step:
+                        self.save()
+                    logger.info("early stop at step %d: %s has not improved for %d evaluations (best %s)",
+                                self.state.step, self.hooks.select, self.evals_since_best, self.best)
+                    break
             if status == "completed":
                 self.save()
                 self.evaluate()
         finally:
             stop.uninstall()
             self.metrics.close()
-        export_dir = self._export() if status == "completed" and self.cfg.export else None
-        return RunResult(status, self.state.step, self.state.tokens, loss, self.run_dir, export_dir)
+        done = status in ("completed", "early_stopped")
+        export_dir = self._export() if done and self.cfg.export else None
+        return RunResult(status, self.state.step, self.state.tokens, loss, self.run_dir, export_dir, self.best)
+
+    def _patience_exhausted(self) -> bool:
+        return bool(self.hooks.patience) and self.evals_since_best >= self.hooks.patience
 
     def train_step(self, recent: deque) -> float | None:
         start = time.perf_counter()
@@ -212,7 +264,7 @@ class Trainer:
         loss_sum = torch.zeros(())
         for batch in batches:
             inputs = {k: v for k, v in batch.items() if k != "num_items"}
-            loss = self.engine(**inputs, num_items=norm).loss
+            loss = self._forward_loss(inputs, norm)
             if not torch.isfinite(loss):
                 loss = loss * float("nan")  # make every gradient non-finite so the update is skipped
             self.engine.backward(loss)
@@ -227,6 +279,11 @@ class Trainer:
         elapsed = time.perf_counter() - start
         self._log_step(mean_loss if applied else float("nan"), global_tokens / elapsed)
         return mean_loss if applied else None
+
+    def _forward_loss(self, inputs: dict, num_items: float) -> torch.Tensor:
+        if self.hooks.loss is not None:
+            return self.hooks.loss(self.engine, inputs, num_items)
+        return self.engine(**inputs, num_items=num_items).loss
 
     def _track_bad_steps(self, applied: bool, loss: float, recent: deque) -> None:
         if not applied:
@@ -277,6 +334,8 @@ class Trainer:
     # -- evaluation, checkpoints, export ---------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict | None:
+        if self.hooks.evaluate is not None:
+            return self._evaluate_task()
         if not self.cfg.log.eval_batches or not self.feed.has_validation():
             return None
         self.engine.eval()
@@ -297,15 +356,69 @@ class Trainer:
                         record["perplexity"])
         return record
 
+    def _evaluate_task(self) -> dict:
+        """The task's metrics; a better value of `hooks.select` commits this step as the best one."""
+        self.engine.eval()
+        values = self.hooks.evaluate(self.engine)
+        self.engine.train()
+        record = {"kind": "eval", "step": self.state.step, "tokens": self.state.tokens, **values}
+        self.metrics.log(record)
+        if self.is_main:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items() if isinstance(v, (int, float)))
+            logger.info("step %d validation: %s", self.state.step, shown)
+        if self.hooks.select:
+            self._update_best(values)
+        return record
+
+    def _update_best(self, values: dict) -> None:
+        name = self.hooks.select
+        if name not in values:
+            raise FrameworkError(f"the selection metric '{name}' is not among the evaluated ones: {sorted(values)}.")
+        value = float(values[name])
+        better = self.best is None or (value > self.best["value"] if self.hooks.mode == "max"
+                                       else value < self.best["value"])
+        if not better:
+            self.evals_since_best += 1
+            return
+        self.best = {"step": self.state.step, "metric": name, "value": value}
+        self.evals_since_best = 0
+        if self._last_saved_step != self.state.step:
+            self.save()
+        if self.is_main:  # what loaders read: a checkpoint's own state may predate this evaluation
+            (self.run_dir / "best.json").write_text(json.dumps(self.best, indent=2))
+            self._prune_keeping_best()
+
     def save(self) -> Path:
         state = asdict(self.state)
         state["config"] = asdict(self.cfg)
-        return checkpoint.save(self.engine, self.cfg.checkpoint_dir, self.state.step, state,
-                               self.cfg.checkpoint.keep_last)
+        if not self.hooks.select:
+            return checkpoint.save(self.engine, self.cfg.checkpoint_dir, self.state.step, state,
+                                   self.cfg.checkpoint.keep_last)
+        state.update(best=self.best, evals_since_best=self.evals_since_best)
+        path = checkpoint.save(self.engine, self.cfg.checkpoint_dir, self.state.step, state, keep_last=0)
+        self._last_saved_step = self.state.step
+        if self.is_main:
+            self._prune_keeping_best()
+        return path
+
+    def _prune_keeping_best(self) -> None:
+        """keep_last pruning that never removes the best checkpoint."""
+        keep = self.cfg.checkpoint.keep_last
+        if keep <= 0:
+            return
+        best_tag = checkpoint.tag_for(self.best["step"]) if self.best else None
+        for tag in checkpoint.committed_tags(self.cfg.checkpoint_dir)[:-keep]:
+            if tag != best_tag:
+                shutil.rmtree(self.cfg.checkpoint_dir / tag, ignore_errors=True)
+
+    def best_checkpoint(self) -> Path | None:
+        return self.cfg.checkpoint_dir / checkpoint.tag_for(self.best["step"]) if self.best else None
 
     def _export(self) -> Path | None:
         out = None
-        if self.is_main:
+        if self.is_main and self.hooks.export is not None:
+            out = self.hooks.export(self.run_dir, self.best_checkpoint())
+        elif self.is_main:
             from framework.training.export import export_run
 
             out = export_run(self.run_dir, self.run_dir / "hf")
