@@ -75,3 +75,18 @@ def test_stop_signal_on_one_rank_commits_on_all_and_resumes(tmp_path, tiny_data)
     run_cli(["pretrain", str(recipe), "train.max_steps=" + str(status["step"] + 2)], nproc=2)
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
     assert max(train_losses(run)) == status["step"] + 2
+
+
+@pytest.mark.slow
+def test_cpu_offload_matches_the_plain_run(tmp_path, tiny_data):
+    curves = {}
+    for name, overrides in [("plain", []), ("zero2-offload", ["train.zero_stage=2", "train.offload_optimizer=true"]),
+                            ("zero3-offload", ["train.zero_stage=3", "train.offload_optimizer=true",
+                                               "train.offload_params=true"])]:
+        folder = tmp_path / name
+        folder.mkdir()
+        recipe = tiny_recipe(folder, tiny_data("bpe"), "gpt2-debug", train={"max_steps": 5})
+        run_cli(["pretrain", str(recipe), *overrides])
+        curves[name] = train_losses(folder / "run")
+    for name in ("zero2-offload", "zero3-offload"):
+        assert curves[name] == pytest.approx(curves["plain"], abs=1e-5)
