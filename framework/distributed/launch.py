@@ -54,7 +54,11 @@ def init_distributed(backend: str, timeout_s: float) -> ProcessInfo:
     import deepspeed
     import torch.distributed as dist
 
+    import torch
+
     info = detect()
+    if torch.cuda.is_available():
+        torch.cuda.set_device(info.local_rank)  # before the first collective, so NCCL binds the right GPU
     os.environ.update(
         RANK=str(info.rank), WORLD_SIZE=str(info.world_size), LOCAL_RANK=str(info.local_rank),
         MASTER_ADDR=info.master_addr, MASTER_PORT=str(info.master_port),

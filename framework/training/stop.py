@@ -35,10 +35,11 @@ class StopFlag:
         self.requested = True
         self.signal_name = signal.Signals(signum).name
 
-    def agreed(self) -> bool:
-        """True on every rank if any rank has been asked to stop."""
+    def agreed(self, device: torch.device | str = "cpu") -> bool:
+        """True on every rank if any rank has been asked to stop (`device`: where the process
+        group's backend reduces, e.g. the GPU for NCCL)."""
         if not (dist.is_available() and dist.is_initialized()):
             return self.requested
-        flag = torch.tensor([1.0 if self.requested else 0.0])
+        flag = torch.tensor([1.0 if self.requested else 0.0], device=device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
