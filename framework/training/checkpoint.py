@@ -145,13 +145,13 @@ def verify(path: Path, rank: int = 0, world_size: int = 1) -> str | None:
     return None
 
 
-def latest_valid(root: Path) -> Committed | None:
+def latest_valid(root: Path, collective: bool = False) -> Committed | None:
     """Newest committed checkpoint whose files verify; damaged ones are named and skipped.
 
-    Collective when torch.distributed is up: ranks hash disjoint shares of the files and agree
-    on the verdict, so resume time does not grow with the number of ranks.
+    With `collective` (every rank calls it, as on resume) the ranks hash disjoint shares of the
+    files and agree on the verdict, so resume time does not grow with the number of ranks.
     """
-    rank, world = _rank_world()
+    rank, world = _rank_world() if collective else (0, 1)
     for tag in reversed(committed_tags(root)):
         path = root / tag
         problem = verify(path, rank, world)

@@ -17,6 +17,15 @@ from framework.models.tokenizer_files import copy_tokenizer_files
 from framework.training.config import DataSection
 
 
+def _gather(value) -> list:
+    """`value` from every rank (just [value] without a process group)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [value]
+    out: list = [None] * dist.get_world_size()
+    dist.all_gather_object(out, value)
+    return out
+
+
 class DataFeed:
     def __init__(self, section: DataSection, *, seed: int, rank: int, world_size: int, micro_batch: int) -> None:
         self.section = section
@@ -35,11 +44,19 @@ class DataFeed:
         self._validation = self._validation_loader(seed)
 
     def _ensure_prepared(self, index_path: Path) -> Path:
-        if index_path.exists():
+        """Every rank says whether it sees the shards; only a single-node job may prepare them."""
+        import socket
+
+        seen = _gather((socket.gethostname(), index_path.exists()))
+        if all(exists for _, exists in seen):
             return index_path
         if not self.section.recipe:
             raise DataError(f"no prepared data at {index_path}. Run `framework data prepare RECIPE` with "
                             f"prepare.out_dir={self.section.path}, or set data.recipe to prepare it first.")
+        if len({host for host, _ in seen}) > 1:
+            raise DataError(f"no prepared data at {index_path} on every node of this multi-node job; preparing "
+                            f"it from one rank would assume a shared filesystem. Run `framework data prepare "
+                            f"{self.section.recipe}` (or a Slurm array of it) where every node can read it first.")
         if self.rank == 0:
             recipe = data.load_recipe(self.section.recipe, [f"prepare.out_dir={self.section.path}"])
             if not recipe.tokenizer.pretrained:

@@ -187,7 +187,7 @@ class Trainer:
         if mode == "never":
             return
         if mode == "auto":
-            found = checkpoint.latest_valid(self.cfg.checkpoint_dir)
+            found = checkpoint.latest_valid(self.cfg.checkpoint_dir, collective=True)
         else:
             path = Path(mode)
             problem = checkpoint.verify(path)
@@ -225,7 +225,7 @@ class Trainer:
         recent: deque[float] = deque(maxlen=100)
         try:
             while self.state.step < self.cfg.train.max_steps:
-                if stop.agreed():
+                if stop.agreed(self.engine.device):
                     status = "stopped"
                     self.save()
                     logger.info("stop requested (%s): committed step %d", stop.signal_name or "peer", self.state.step)
@@ -274,7 +274,6 @@ class Trainer:
         applied = self.engine.was_step_applied() and math.isfinite(mean_loss)
         self.state.step += 1
         self.state.tokens += int(global_tokens)
-        self.state.data = self.feed.state_dict()
         self._track_bad_steps(applied, mean_loss, recent)
         elapsed = time.perf_counter() - start
         self._log_step(mean_loss if applied else float("nan"), global_tokens / elapsed)
@@ -389,6 +388,7 @@ class Trainer:
             self._prune_keeping_best()
 
     def save(self) -> Path:
+        self.state.data = self.feed.state_dict()
         state = asdict(self.state)
         state["config"] = asdict(self.cfg)
         if not self.hooks.select:
@@ -429,9 +429,11 @@ class Trainer:
 
     # -- collectives ----------------------------------------------------------------------------
     def _all_reduce(self, t: torch.Tensor) -> torch.Tensor:
+        """Sum over ranks, on the engine's device (NCCL reduces only GPU tensors); returns CPU."""
         if self.info.world_size > 1:
+            t = t.to(self.engine.device)
             dist.all_reduce(t)
-        return t
+        return t.cpu()
 
     def _barrier(self) -> None:
         if self.info.world_size > 1:

@@ -53,6 +53,7 @@ def tiny_recipe(tmp: Path, shards: Path, preset: str, **sections) -> Path:
         "checkpoint": {"every": 1000, "keep_last": 2},
         "log": {"every": 1, "eval_every": 0, "eval_batches": 2, "progress": False, "tensorboard": False,
                 "plot": False},
+        "distributed": {"timeout_s": 120},  # a hang fails the test in minutes, not at the subprocess limit
     }
     for section, values in sections.items():
         recipe.setdefault(section, {}).update(values) if isinstance(values, dict) else recipe.update({section: values})
