@@ -27,8 +27,13 @@ def token_cross_entropy(
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, num_items=None) -> torch.Tensor:
-    """Next-token loss: position t predicts label t+1 (labels are the inputs, unshifted)."""
-    return token_cross_entropy(logits[:, :-1], labels[:, 1:], num_items)
+    """Next-token loss: position t predicts label t+1 (labels are the inputs, unshifted).
+
+    The labels are shifted (padded with an ignored target), not the logits: slicing (B, L, V)
+    logits would copy the largest activation of the step.
+    """
+    shifted = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)  # (B, L)
+    return token_cross_entropy(logits, shifted, num_items)
 
 
 def sequence_classification_loss(
