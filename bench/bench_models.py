@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import tempfile
 import time
 from contextlib import nullcontext
@@ -47,8 +48,8 @@ def make_batch(config, B: int, L: int) -> dict:
     return {"input_ids": ids, "labels": ids}
 
 
-def time_steps(model, batch: dict, steps: int, bf16: bool) -> float:
-    """Seconds per training step, after two warm-up steps."""
+def time_steps(model, batch: dict, steps: int, bf16: bool) -> list[float]:
+    """Seconds of each training step, after two warm-up steps."""
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
@@ -62,8 +63,16 @@ def time_steps(model, batch: dict, steps: int, bf16: bool) -> float:
         opt.zero_grad(set_to_none=True)
         if i >= 2:
             times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]  # median
+    return times
+
+
+def alternating_medians(ours, stock, batch: dict, steps: int, bf16: bool, rounds: int = 3) -> tuple[float, float]:
+    """Median step time of each model, measured in alternating rounds so drift hits both alike."""
+    t_ours, t_stock = [], []
+    for _ in range(rounds):
+        t_ours += time_steps(ours, batch, steps, bf16)
+        t_stock += time_steps(stock, batch, steps, bf16)
+    return statistics.median(t_ours), statistics.median(t_stock)
 
 
 def bench_family(model_type: str, steps: int, B: int, L: int) -> list[dict]:
@@ -82,8 +91,7 @@ def bench_family(model_type: str, steps: int, B: int, L: int) -> list[dict]:
     tokens = batch["input_ids"].numel() + (batch["labels"].numel() if config.is_encoder_decoder else 0)
     rows = []
     for bf16 in (False, True):
-        t_ours = time_steps(ours, batch, steps, bf16)
-        t_stock = time_steps(stock, batch, steps, bf16)
+        t_ours, t_stock = alternating_medians(ours, stock, batch, steps, bf16)
         rows.append({
             "model_type": model_type, "preset": preset, "params": ours.num_parameters(),
             "precision": "bf16-autocast" if bf16 else "fp32", "batch": B, "seq_len": L,
@@ -106,7 +114,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per round (3 alternating rounds)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--only", nargs="*", default=list(SIZES))
