@@ -156,7 +156,8 @@ class TransformerEncoder(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, output_attentions: bool = False
     ) -> BaseModelOutput:
         S = input_ids.shape[1]
-        x = self.embed_tokens(input_ids) * self.embed_scale + self.embed_positions(0, S)  # (B, S, C)
+        x = self.embed_tokens(input_ids) * self.embed_scale
+        x = x + self.embed_positions(0, S).to(x.dtype)  # (B, S, C)
         x = self.dropout(x)
         # Padding mask only: every source token sees every real source token.
         bias = padding_bias(attention_mask, x.dtype) if attention_mask is not None else None  # (B, 1, 1, S)
@@ -189,7 +190,8 @@ class TransformerDecoder(nn.Module):
     ) -> tuple[torch.Tensor, tuple | None, tuple | None]:
         L = input_ids.shape[1]
         past = cache.seq_len() if cache is not None else 0
-        x = self.embed_tokens(input_ids) * self.embed_scale + self.embed_positions(past, L)  # (B, L, C)
+        x = self.embed_tokens(input_ids) * self.embed_scale
+        x = x + self.embed_positions(past, L).to(x.dtype)  # (B, L, C)
         x = self.dropout(x)
         # Look-ahead + target padding for self-attention (the mask covers past + current keys);
         # source padding for cross-attention.
