@@ -1,6 +1,7 @@
 """ZeRO 0-3 on 2 gloo ranks give the single-process loss curve, for a debug model of every family."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -41,3 +42,16 @@ def test_zero_stages_match_single_process(tmp_path, tiny_data):
                 assert "Zero" in got["optimizer"], got["optimizer"]
             diffs = [abs(got["losses"][k] - v) for k, v in reference.items()]
             assert max(diffs) < TOL, f"{preset} ZeRO-{stage}: max diff {max(diffs):.2e}"
+
+
+@pytest.mark.slow
+def test_every_family_trains_in_bf16(tmp_path, tiny_data):
+    recipes = []
+    for preset, (kind, _, _) in FAMILIES.items():
+        folder = tmp_path / preset
+        folder.mkdir()
+        recipes.append(tiny_recipe(folder, tiny_data(kind), preset, train={"precision": "bf16", "max_steps": 4}))
+    results = _matrix(tmp_path, 1, "0,3", recipes)
+    for key, got in results.items():
+        losses = list(got["losses"].values())
+        assert len(losses) == 4 and all(math.isfinite(v) for v in losses), key
