@@ -15,7 +15,7 @@ from typing import Literal
 
 from framework.config import ConfigError, load_config
 from framework.training.config import (
-    CheckpointSection, DistributedSection, LogSection, OptimSection, TrainSection,
+    CheckpointSection, DistributedSection, LogSection, OptimSection, TrainSection, accumulation_steps,
 )
 
 Task = Literal["classification", "sft", "seq2seq"]
@@ -292,13 +292,7 @@ class FinetuneConfig:
         return max(1, math.ceil(self.train.epochs * num_train / self.train.global_batch_size))
 
     def grad_accum(self, world_size: int) -> int:
-        per_step = self.train.micro_batch_size * world_size
-        if self.train.global_batch_size % per_step:
-            raise ConfigError(
-                f"train.global_batch_size={self.train.global_batch_size} is not divisible by micro_batch_size "
-                f"({self.train.micro_batch_size}) x ranks ({world_size}) = {per_step}; change one of them."
-            )
-        return self.train.global_batch_size // per_step
+        return accumulation_steps(self.train.global_batch_size, self.train.micro_batch_size, world_size)
 
     @property
     def checkpoint_dir(self) -> Path:

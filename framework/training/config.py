@@ -153,18 +153,22 @@ class PretrainConfig:
             raise ValueError("data.seq_len must be at least 2.")
 
     def grad_accum(self, world_size: int) -> int:
-        """Accumulation steps for this world size; errors when the batch does not divide."""
-        per_step = self.train.micro_batch_size * world_size
-        if self.train.global_batch_size % per_step:
-            raise ConfigError(
-                f"train.global_batch_size={self.train.global_batch_size} is not divisible by micro_batch_size "
-                f"({self.train.micro_batch_size}) x ranks ({world_size}) = {per_step}; change one of them."
-            )
-        return self.train.global_batch_size // per_step
+        return accumulation_steps(self.train.global_batch_size, self.train.micro_batch_size, world_size)
 
     @property
     def checkpoint_dir(self) -> Path:
         return Path(self.run_dir) / "checkpoints"
+
+
+def accumulation_steps(global_batch: int, micro_batch: int, world_size: int) -> int:
+    """Gradient-accumulation steps for this world size; errors when the batch does not divide."""
+    per_step = micro_batch * world_size
+    if global_batch % per_step:
+        raise ConfigError(
+            f"train.global_batch_size={global_batch} is not divisible by micro_batch_size ({micro_batch}) x "
+            f"ranks ({world_size}) = {per_step}; change one of them."
+        )
+    return global_batch // per_step
 
 
 def load_pretrain_config(path: str | Path | None, overrides: list[str] | None = None) -> PretrainConfig:
