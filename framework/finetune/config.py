@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from framework.config import ConfigError, load_config
+from framework.config import load_config
 from framework.training.config import (
     CheckpointSection, DistributedSection, LogSection, OptimSection, TrainSection, accumulation_steps,
 )
