@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 
 
 def add_parser(sub) -> None:
@@ -36,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.recipe}: valid")
         return 0
     if args.nproc > 1 and "RANK" not in os.environ:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
-               "-m", "framework.cli.main", "finetune", args.recipe, *args.overrides]
-        return subprocess.call(cmd)
+        from framework.distributed.launch import torchrun_command
+
+        return subprocess.call(torchrun_command(args.nproc, ["finetune", args.recipe, *args.overrides]))
     result, report = finetune(cfg)
     status = {"status": result.status, "step": result.step, "final_loss": result.final_loss, "best": result.best,
               "export_dir": str(result.export_dir) if result.export_dir else None,

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 
 
 def add_parser(sub) -> None:
@@ -51,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _spawn(args: argparse.Namespace) -> int:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
-           "-m", "framework.cli.main", "pretrain", args.recipe, *args.overrides]
-    return subprocess.call(cmd)
+    from framework.distributed.launch import torchrun_command
+
+    return subprocess.call(torchrun_command(args.nproc, ["pretrain", args.recipe, *args.overrides]))

@@ -75,3 +75,11 @@ def default_backend() -> str:
     import torch
 
     return "nccl" if torch.cuda.is_available() else "gloo"
+
+
+def torchrun_command(nproc: int, cli_args: list[str]) -> list[str]:
+    """`framework CLI_ARGS` re-launched as `nproc` local ranks under torchrun (used by --nproc)."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+            "-m", "framework.cli.main", *cli_args]

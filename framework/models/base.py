@@ -25,6 +25,7 @@ class ZooModel(nn.Module):
       * `tied_keys`: parameters that alias another one (not written on export, like HF)
       * `transposed_keys`: key suffixes whose HF tensor is the transpose of ours (GPT-2's Conv1D)
       * `generated_keys`: buffers HF does not store (recomputed on load), e.g. sinusoidal tables
+      * `generative`: a text-generating head, whose export also writes generation_config.json
     """
 
     config_class: ClassVar[type[PretrainedConfig]]
@@ -34,6 +35,7 @@ class ZooModel(nn.Module):
     transposed_keys: ClassVar[tuple[str, ...]] = ()
     generated_keys: ClassVar[tuple[str, ...]] = ()
     is_encoder_decoder: ClassVar[bool] = False
+    generative: ClassVar[bool] = False  # LM heads: exports also carry generation_config.json
     supports_gradient_checkpointing: ClassVar[bool] = True
 
     def __init__(self, config: PretrainedConfig) -> None:
@@ -111,11 +113,11 @@ class ZooModel(nn.Module):
         config.architectures = [self.hf_architecture]
         config.save_pretrained(out)
         hf_io.save_safetensors(self.hf_state_dict(), out, max_shard_size)
-        self._save_generation_config(out)
-        return out
+        if self.generative:  # special tokens and decoder start, for stock `generate`
+            from transformers import GenerationConfig
 
-    def _save_generation_config(self, out: Path) -> None:
-        """Generative models also get generation_config.json (special tokens, decoder start)."""
+            GenerationConfig.from_model_config(self.config).save_pretrained(out)
+        return out
 
     @classmethod
     def from_config(cls, config: PretrainedConfig) -> "ZooModel":

@@ -133,6 +133,7 @@ class GPT2PreTrained(ZooModel):
 
 class GPT2ForCausalLM(GPT2PreTrained):
     hf_architecture = "GPT2LMHeadModel"
+    generative = True
     tied_keys = {"lm_head.weight": "transformer.wte.weight"}
 
     def __init__(self, config: GPT2Config) -> None:
@@ -152,10 +153,6 @@ class GPT2ForCausalLM(GPT2PreTrained):
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                       attentions=out.attentions)
 
-    def _save_generation_config(self, out):
-        from framework.models.generation_config import save_generation_config
-
-        save_generation_config(self.config, out)
 
 
 class GPT2ForSequenceClassification(GPT2PreTrained):

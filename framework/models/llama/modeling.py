@@ -183,6 +183,7 @@ class LlamaPreTrained(ZooModel):
 
 class LlamaForCausalLM(LlamaPreTrained):
     hf_architecture = "LlamaForCausalLM"
+    generative = True
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__(config)
@@ -211,10 +212,6 @@ class LlamaForCausalLM(LlamaPreTrained):
         return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
                                       attentions=out.attentions)
 
-    def _save_generation_config(self, out) -> None:
-        from framework.models.generation_config import save_generation_config
-
-        save_generation_config(self.config, out)
 
 
 class LlamaForSequenceClassification(LlamaPreTrained):

@@ -14,7 +14,6 @@ Shapes: B batch, L query length, S key length, C d_model, H heads, D d_kv, V voc
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -288,6 +287,7 @@ class T5ForConditionalGeneration(ZooModel):
 
     config_class = T5Config
     hf_architecture = "T5ForConditionalGeneration"
+    generative = True
     block_classes = (T5Block,)
     tied_keys = {**EMBEDDING_TIES, **HEAD_TIE}
     is_encoder_decoder = True
@@ -424,7 +424,3 @@ class T5ForConditionalGeneration(ZooModel):
             encoder_attentions=encoder_outputs.attentions,
         )
 
-    def _save_generation_config(self, out: Path) -> None:
-        from framework.models.generation_config import save_generation_config
-
-        save_generation_config(self.config, out)

@@ -236,6 +236,7 @@ class TransformerForSeq2SeqLM(ZooModel):
 
     config_class = MarianConfig
     hf_architecture = "MarianMTModel"
+    generative = True
     block_classes = (TransformerEncoderLayer, TransformerDecoderLayer)
     is_encoder_decoder = True
     # The paper's setting (one shared vocabulary, tied weights); other configs set their own.
@@ -348,10 +349,6 @@ class TransformerForSeq2SeqLM(ZooModel):
             encoder_attentions=encoder_outputs.attentions,
         )
 
-    def _save_generation_config(self, out) -> None:
-        from framework.models.generation_config import save_generation_config
-
-        save_generation_config(self.config, out)
 
 
 def _tied_keys(config: MarianConfig) -> dict[str, str]:
