@@ -54,3 +54,10 @@ def test_batch_that_does_not_divide_the_world_is_rejected(monkeypatch, capsys):
     monkeypatch.chdir(RECIPES[0].parents[2])
     assert main(["pretrain", "recipes/pretrain/gpt2-tiny.yaml", "--nproc", "3", "--check"]) == 2
     assert "not divisible by micro_batch_size (16) x ranks (3)" in capsys.readouterr().err
+
+
+def test_overrides_may_follow_options(monkeypatch, capsys):
+    monkeypatch.chdir(RECIPES[0].parents[2])
+    assert main(["pretrain", "recipes/pretrain/gpt2-tiny.yaml", "--check", "train.micro_batch_size=3"]) == 2
+    assert "multiple of train.micro_batch_size" in capsys.readouterr().err
+    assert main(["pretrain", "recipes/pretrain/gpt2-tiny.yaml", "--check", "train.max_steps=5"]) == 0
